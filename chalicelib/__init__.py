@@ -1,0 +1,1 @@
+"""Data layer and services of the URL shortener API."""

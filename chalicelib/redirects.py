@@ -1,0 +1,80 @@
+"""The redirect: resolve a short code and record the click in one statement."""
+
+from __future__ import annotations
+
+import json
+
+from chalicelib import db, shortcodes
+from chalicelib.errors import NotFound
+
+# Longer referrer and user agent values are cut to this many characters.
+MAX_HEADER_CHARS = 512
+
+# A data-modifying CTE runs even though the outer SELECT does not read it, so
+# the lookup and the click insert share one round trip and one transaction.
+_RESOLVE_AND_CLICK = """
+WITH link AS (
+    SELECT id, user_id, original_url FROM urls
+    WHERE short_code = %s AND is_active AND deleted_at IS NULL
+), click AS (
+    INSERT INTO events (url_id, user_id, event_type, details)
+    SELECT id, user_id, 'click', %s::jsonb FROM link
+)
+SELECT original_url FROM link
+"""
+
+_RESOLVE = """
+SELECT original_url FROM urls
+WHERE short_code = %s AND is_active AND deleted_at IS NULL
+"""
+
+
+def not_found(code: str) -> NotFound:
+    return NotFound(f"short code {code!r} not found", code="short_code_not_found")
+
+
+def _header_text(value: str) -> str:
+    # jsonb cannot store NUL, and a click must never fail on a header's bytes.
+    value = value[:MAX_HEADER_CHARS].replace("\x00", "")
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def click_details(code: str, referrer: str | None, user_agent: str | None) -> str:
+    """Build the click event's details as JSON text."""
+    details = {"short_code": code}
+    if referrer:
+        details["referrer"] = _header_text(referrer)
+    if user_agent:
+        details["user_agent"] = _header_text(user_agent)
+    return json.dumps(details)
+
+
+def follow(code: str, referrer: str | None, user_agent: str | None) -> str:
+    """Return the target of an active link and record one click event."""
+    if not shortcodes.could_exist(code):
+        raise not_found(code)
+    details = click_details(code, referrer, user_agent)
+
+    def work(cur: db.Cursor) -> tuple | None:
+        cur.execute(_RESOLVE_AND_CLICK, (code, details))
+        return cur.fetchone()
+
+    row = db.run(work)
+    if row is None:
+        raise not_found(code)
+    return row[0]
+
+
+def peek(code: str) -> str:
+    """Return the target of an active link without recording anything (HEAD)."""
+    if not shortcodes.could_exist(code):
+        raise not_found(code)
+
+    def work(cur: db.Cursor) -> tuple | None:
+        cur.execute(_RESOLVE, (code,))
+        return cur.fetchone()
+
+    row = db.run(work)
+    if row is None:
+        raise not_found(code)
+    return row[0]
