@@ -63,9 +63,9 @@ def reshape_framework_error(request: Request | None, response: Response) -> Resp
         message, code = "internal server error", "internal_error"
     elif response.status_code == 405 and request is not None:
         allowed = response.headers.get("Allow", "")
+        path = request.context.get("path") or request.path
         message = (
-            f"method {request.method} is not allowed on {request.path}; "
-            f"allowed: {allowed}"
+            f"method {request.method} is not allowed on {path}; allowed: {allowed}"
         )
         code = "method_not_allowed"
     else:
