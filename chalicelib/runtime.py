@@ -17,6 +17,10 @@ from chalicelib import db
 from chalicelib.errors import ServiceUnavailable
 
 _STARTED = time.time()
+SCOPE = (
+    "one process: under Lambda these figures describe one container of the "
+    "function, not the whole service"
+)
 
 
 class RequestCounter:
@@ -79,6 +83,7 @@ def _system_figures() -> dict[str, Any]:
 def _database_figures() -> dict[str, Any]:
     database = db.get_database()
     return {
+        "connected": database.connected,
         "idle_connections": database.idle_connections,
         "last_error": database.last_error,
         "last_error_at": database.last_error_at,
@@ -88,7 +93,7 @@ def _database_figures() -> dict[str, Any]:
 def metrics_snapshot() -> dict[str, Any]:
     """Collect process, system, request and database figures."""
     return {
-        "scope": "process: in Lambda, one container of the function",
+        "scope": SCOPE,
         "process": _process_figures(),
         "system": _system_figures(),
         "requests": REQUESTS.snapshot(),
@@ -98,7 +103,7 @@ def metrics_snapshot() -> dict[str, Any]:
 
 def prometheus_text(snapshot: dict[str, Any]) -> str:
     """Render a metrics snapshot in the Prometheus text exposition format."""
-    lines: list[str] = []
+    lines: list[str] = [f"# scope: {SCOPE}"]
 
     def gauge(name: str, help_text: str, value: Any) -> None:
         if value is None:
@@ -125,6 +130,23 @@ def prometheus_text(snapshot: dict[str, Any]) -> str:
         system["memory_percent"],
     )
     gauge("system_disk_percent", "Root disk use in percent.", system["disk_percent"])
+    database = snapshot["database"]
+    if database["connected"] is not None:
+        gauge(
+            "database_connected",
+            "1 when the latest database statement reached the server.",
+            int(database["connected"]),
+        )
+    gauge(
+        "database_last_error_timestamp_seconds",
+        "Unix time of the latest database connection failure.",
+        database["last_error_at"],
+    )
+    gauge(
+        "database_idle_connections",
+        "Idle pooled connections.",
+        database["idle_connections"],
+    )
     lines.append("# HELP http_requests_total Requests served since start.")
     lines.append("# TYPE http_requests_total counter")
     for item in snapshot["requests"]:

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("APP_STAGE", "test")
+# EMF metrics stay off in tests unless a test turns them on.
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 from chalicelib import db
 

@@ -41,7 +41,9 @@ EVENT_KEYS = {"id", "url_id", "user_id", "event_type", "timestamp", "details"}
 @pytest.fixture()
 def client(database: Database) -> Iterator[Client]:
     """Return a test client for the app, backed by an empty database."""
-    with Client(app, project_dir=str(REPO_ROOT)) as test_client:
+    # The "test" stage is not in .chalice/config.json, so the client adds no
+    # deployed stage's environment variables over the test environment.
+    with Client(app, stage_name="test", project_dir=str(REPO_ROOT)) as test_client:
         yield test_client
 
 
