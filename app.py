@@ -9,6 +9,9 @@ from __future__ import annotations
 from chalice import Chalice, Response
 from chalice.app import Request
 
+# observability configures the service's logger before Chalice does, so
+# Chalice's own error log (app.log, the same logger) is JSON too.
+from chalicelib import observability  # isort: skip
 from chalicelib import bulk, events, redirects, runtime, urls, users
 from chalicelib.config import get_settings
 from chalicelib.errors import ApiError, PayloadTooLarge
@@ -32,6 +35,13 @@ ANY = ["*/*"]
 
 # Fail at start-up, naming the setting, when a deployed stage lacks one.
 SETTINGS = get_settings()
+observability.install_json_logging()
+
+
+@app.middleware("http")
+def observe(request: Request, get_response) -> Response:
+    """Log one JSON line per request, flush its metrics, set X-Request-Id."""
+    return observability.observe(request, get_response)
 
 
 @app.middleware("http")
@@ -74,7 +84,9 @@ def health() -> Response:
     return Response(body=body, status_code=status, headers=headers)
 
 
-@app.route("/metrics", methods=["GET"])
+@app.route(
+    "/metrics", methods=["GET"], api_key_required=SETTINGS.metrics_api_key_required
+)
 def metrics() -> Response:
     request = app.current_request
     snapshot = runtime.metrics_snapshot()
@@ -188,3 +200,33 @@ def _redirect(code: str) -> Response:
     headers = request.headers
     location = redirects.follow(code, headers.get("referer"), headers.get("user-agent"))
     return redirect_response(location)
+
+
+@app.lambda_function(name="migrate")
+def migrate(event: dict, context: object) -> dict:
+    """Apply pending schema migrations and return the schema version.
+
+    Deployed stages set DB_AUTO_MIGRATE=false, so `make deploy` invokes this
+    function once after each stack update instead of every cold start
+    migrating.
+    """
+    from chalicelib import db, schema
+
+    version = db.run(lambda cur: schema.migrate(cur.connection))
+    return {"schema_version": version}
+
+
+@app.schedule("rate(1 minute)")
+def drain_clicks(event) -> None:
+    """Move clicks buffered during a PostgreSQL outage into events."""
+    from chalicelib import fallback
+
+    fallback.run_scheduled_job("drain", event.context)
+
+
+@app.schedule("rate(1 minute)")
+def reconcile_links(event) -> None:
+    """Repair link index copies that a failed write-through left stale."""
+    from chalicelib import fallback
+
+    fallback.run_scheduled_job("reconcile", event.context)

@@ -54,27 +54,42 @@ class Database:
         self._lock = threading.Lock()
         self.last_error_at: float | None = None
         self.last_error: str | None = None
+        # None until the first statement; then whether the latest one reached
+        # the server.
+        self.connected: bool | None = None
 
-    def run(self, work: Callable[[Cursor], T], *, transaction: bool = False) -> T:
+    def run(
+        self,
+        work: Callable[[Cursor], T],
+        *,
+        transaction: bool = False,
+        timeout: int | None = None,
+    ) -> T:
         """Call work(cursor) on a pooled connection and return its result.
 
         With transaction=True the work runs between BEGIN and COMMIT and is
         rolled back on any exception. A reused connection that the server
         dropped is replaced and the work retried once; a failure on a fresh
-        connection raises ServiceUnavailable (HTTP 503).
+        connection raises ServiceUnavailable (HTTP 503). A timeout in seconds
+        caps this call's wait for a pool slot and for each new connection.
         """
-        if not self._slots.acquire(timeout=self._pool_wait):
+        wait = self._pool_wait if timeout is None else min(self._pool_wait, timeout)
+        if not self._slots.acquire(timeout=wait):
             raise ServiceUnavailable(
                 "all database connections are busy, retry shortly",
                 code="database_busy",
             )
         try:
-            return self._run_with_retry(work, transaction)
+            result = self._run_with_retry(work, transaction, timeout)
         finally:
             self._slots.release()
+        self.connected = True
+        return result
 
-    def _run_with_retry(self, work: Callable[[Cursor], T], transaction: bool) -> T:
-        conn, reused = self._checkout()
+    def _run_with_retry(
+        self, work: Callable[[Cursor], T], transaction: bool, timeout: int | None
+    ) -> T:
+        conn, reused = self._checkout(timeout=timeout)
         try:
             return self._execute_and_checkin(conn, work, transaction)
         except _CONNECTION_ERRORS as exc:
@@ -83,7 +98,7 @@ class Database:
             # NOTE: a connection dropped after the server committed but before
             # the reply arrived makes this retry apply the work a second time.
             logger.warning("database connection was dropped, reconnecting: %s", exc)
-        conn, _ = self._checkout(fresh=True)
+        conn, _ = self._checkout(fresh=True, timeout=timeout)
         try:
             return self._execute_and_checkin(conn, work, transaction)
         except _CONNECTION_ERRORS as exc:
@@ -112,12 +127,12 @@ class Database:
             cur.execute("COMMIT")
             return result
 
-    def _checkout(self, fresh: bool = False):
+    def _checkout(self, fresh: bool = False, timeout: int | None = None):
         if not fresh:
             with self._lock:
                 if self._idle:
                     return self._idle.pop(), True
-        return self._connect(), False
+        return self._connect(timeout), False
 
     def _checkin(self, conn) -> None:
         if conn.closed:
@@ -133,14 +148,17 @@ class Database:
         with contextlib.suppress(psycopg2.Error):
             conn.close()
 
-    def _connect(self):
+    def _connect(self, timeout: int | None = None):
+        connect_timeout = self._connect_timeout
+        if timeout is not None:
+            connect_timeout = min(connect_timeout, timeout)
         options = ""
         if self._statement_timeout_ms:
             options = f"-c statement_timeout={self._statement_timeout_ms}"
         try:
             conn = psycopg2.connect(
                 self.url,
-                connect_timeout=self._connect_timeout,
+                connect_timeout=connect_timeout,
                 application_name="shortener",
                 options=options,
             )
@@ -163,6 +181,7 @@ class Database:
             self._schema_ready = True
 
     def _unavailable(self, exc: Exception) -> ServiceUnavailable:
+        self.connected = False
         self.last_error_at = time.time()
         self.last_error = type(exc).__name__
         logger.warning("database unavailable: %s", str(exc).strip())
@@ -192,8 +211,16 @@ _database_lock = threading.Lock()
 
 
 def database_from_settings(settings: Settings) -> Database:
-    """Build the configured Database, starting the embedded server if unset."""
+    """Build the configured Database.
+
+    The URL comes from DATABASE_URL, else from the Secrets Manager secret,
+    else from the embedded server, which this starts.
+    """
     url = settings.database_url
+    if url is None and settings.secret_database is not None:
+        from chalicelib.secrets import database_url
+
+        url = database_url(settings.secret_database)
     if url is None:
         from chalicelib.embedded import start_embedded_postgres
 
@@ -225,6 +252,11 @@ def set_database(database: Database | None) -> None:
         _database = database
 
 
-def run(work: Callable[[Cursor], T], *, transaction: bool = False) -> T:
+def run(
+    work: Callable[[Cursor], T],
+    *,
+    transaction: bool = False,
+    timeout: int | None = None,
+) -> T:
     """Run work(cursor) on the process-wide Database."""
-    return get_database().run(work, transaction=transaction)
+    return get_database().run(work, transaction=transaction, timeout=timeout)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from chalicelib import db, shortcodes
-from chalicelib.errors import NotFound
+from chalicelib import db, fallback, observability, shortcodes
+from chalicelib.errors import NotFound, ServiceUnavailable
 
 # Longer referrer and user agent values are cut to this many characters.
 MAX_HEADER_CHARS = 512
@@ -20,11 +20,11 @@ WITH link AS (
     INSERT INTO events (url_id, user_id, event_type, details)
     SELECT id, user_id, 'click', %s::jsonb FROM link
 )
-SELECT original_url FROM link
+SELECT original_url, id, user_id FROM link
 """
 
 _RESOLVE = """
-SELECT original_url FROM urls
+SELECT original_url, id, user_id FROM urls
 WHERE short_code = %s AND is_active AND deleted_at IS NULL
 """
 
@@ -59,9 +59,20 @@ def follow(code: str, referrer: str | None, user_agent: str | None) -> str:
         cur.execute(_RESOLVE_AND_CLICK, (code, details))
         return cur.fetchone()
 
-    row = db.run(work)
+    # With the DynamoDB fallback on, the database wait is bounded and an
+    # unavailable PostgreSQL hands the redirect and its click to the index.
+    # NOTE: the timeout bounds the wait for a pool slot and a new connection,
+    # not a statement sent to a server that has stopped responding. Such a
+    # statement waits until TCP gives up or Lambda's timeout ends the call.
+    try:
+        row = db.run(work, timeout=fallback.redirect_timeout())
+    except ServiceUnavailable:
+        if not fallback.enabled():
+            raise
+        row = fallback.follow(code, details)
     if row is None:
         raise not_found(code)
+    observability.annotate(url_id=row[1], user_id=row[2])
     return row[0]
 
 
@@ -74,7 +85,13 @@ def peek(code: str) -> str:
         cur.execute(_RESOLVE, (code,))
         return cur.fetchone()
 
-    row = db.run(work)
+    try:
+        row = db.run(work, timeout=fallback.redirect_timeout())
+    except ServiceUnavailable:
+        if not fallback.enabled():
+            raise
+        row = fallback.peek(code)
     if row is None:
         raise not_found(code)
+    observability.annotate(url_id=row[1], user_id=row[2])
     return row[0]

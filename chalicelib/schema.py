@@ -48,6 +48,18 @@ MIGRATIONS: list[tuple[int, str]] = [
         CREATE INDEX events_event_type_idx ON events (event_type, id);
         """,
     ),
+    (
+        2,
+        # A click drained from the DynamoDB buffer keeps its click id, so the
+        # unique index makes a second drain of the same click insert nothing.
+        # The urls index serves reconciliation, which reads links by updated_at.
+        """
+        ALTER TABLE events ADD COLUMN click_id uuid;
+        CREATE UNIQUE INDEX events_click_id_key
+            ON events (click_id) WHERE click_id IS NOT NULL;
+        CREATE INDEX urls_updated_at_idx ON urls (updated_at, id);
+        """,
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -8,7 +8,7 @@ from typing import Any
 
 from psycopg2.errors import UniqueViolation
 
-from chalicelib import db, shortcodes, users
+from chalicelib import db, fallback, shortcodes, users
 from chalicelib.errors import InvalidInput, NotFound
 from chalicelib.pagination import fetch_page
 from chalicelib.sql import utc_text
@@ -109,6 +109,7 @@ def create_url(body: dict[str, Any]) -> dict[str, Any]:
             continue
         if row is None:
             raise users.not_found(user_id)
+        fallback.sync_links([row[0]])
         return to_json(row)
     raise RuntimeError(f"no free short code after {CODE_ATTEMPTS} attempts")
 
@@ -209,7 +210,9 @@ def update_url(url_id: int, body: dict[str, Any]) -> dict[str, Any]:
             )
         return row
 
-    return to_json(db.run(work, transaction=True))
+    row = db.run(work, transaction=True)
+    fallback.sync_links([url_id])
+    return to_json(row)
 
 
 def delete_url(url_id: int) -> dict[str, Any]:
@@ -217,4 +220,5 @@ def delete_url(url_id: int) -> dict[str, Any]:
     row = db.run(lambda cur: _fetch_one(cur, _DELETE, (url_id,)))
     if row is None:
         raise not_found(url_id)
+    fallback.sync_links([url_id])
     return {"id": row[0], "short_code": row[1]}

@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg2.errors import UniqueViolation
 
-from chalicelib import db
+from chalicelib import db, fallback
 from chalicelib.errors import Conflict, InvalidInput, NotFound
 from chalicelib.pagination import fetch_page
 from chalicelib.sql import utc_text
@@ -174,4 +174,5 @@ def delete_user(user_id: int) -> list[dict[str, Any]]:
         return cur.fetchall()
 
     rows = db.run(work, transaction=True)
+    fallback.sync_links([row[0] for row in rows])
     return [{"id": row[0], "short_code": row[1]} for row in rows]

@@ -128,6 +128,22 @@ def prepare_database(seeds: Path | None) -> None:
     logger.info("seeds loaded from %s: %s", seeds, report.summary())
 
 
+def prepare_link_index() -> None:
+    """Backfill the DynamoDB link index and start its jobs, when it is on.
+
+    Seeds load with their own timestamps, which reconciliation would not
+    see as changes, and moto's tables start empty on every run.
+    """
+    from chalicelib import fallback
+
+    if fallback.enabled():
+        from chalicelib import indexsync
+        from tools.localdynamodb import start_scheduled_jobs
+
+        indexsync.backfill(fallback.link_index())
+        start_scheduled_jobs()
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     # SystemExit runs atexit handlers, which stop the embedded PostgreSQL.
     raise SystemExit(0)
@@ -159,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     app_obj, config = load_app(args.stage)
     prepare_database(None if args.no_seeds else args.seeds)
+    prepare_link_index()
     server = LocalDevServer(
         app_obj, config, args.host, args.port, handler_cls=DevRequestHandler
     )
