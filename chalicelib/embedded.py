@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,9 @@ def embedded_server(data_dir: Path):
     it when the last process using it exits. Run as root, it serves as a
     ``pgserver`` system user that it creates.
     """
+    # platformdirs, imported by pgserver, warns when XDG_RUNTIME_DIR is unset,
+    # which is normal for services and CI; the fallback it picks works.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     try:
         import pgserver
     except ImportError as exc:

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import psycopg2
 import psycopg2.errors
 
-from chalicelib import schema
+from chalicelib import schema, shortcodes
 from chalicelib.config import PROJECT_ROOT, ConfigError, get_settings
 from chalicelib.db import Cursor, Database, database_from_settings
 from chalicelib.errors import ServiceUnavailable
@@ -60,7 +60,7 @@ EVENTS_COLUMNS = ("id", "url_id", "user_id", "event_type", "timestamp", "details
 TABLES = ("users", "urls", "events")
 
 # Short codes are served at /<code>, so a code must not shadow a top-level route.
-RESERVED_CODES = frozenset({"users", "urls", "events", "health", "metrics"})
+RESERVED_CODES = shortcodes.RESERVED
 
 REJECTS_HEADER = ("table", "id", "reason", "row")
 # The report keeps this many rejected ids per table, the rejects file all of them.
