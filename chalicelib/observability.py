@@ -21,6 +21,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from chalice import Response
 from chalice.app import Request
 
+from chalicelib.validation import decimal_digits
+
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "shortener"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "Shortener"
 STAGE = os.environ.get("APP_STAGE") or "local"
@@ -77,9 +79,9 @@ def _path_ids(request: Request, response: Response) -> dict[str, int]:
     ids: dict[str, int] = {}
     params = request.uri_params or {}
     for name, key in (("user_id", "user_id"), ("url_ref", "url_id")):
-        value = params.get(name, "")
-        if value.isascii() and value.isdigit():
-            ids[key] = int(value)
+        value = decimal_digits(params.get(name, ""))
+        if value is not None:
+            ids[key] = value
     body = response.body
     if isinstance(body, dict) and response.status_code < 300 and "id" in body:
         route = request.context.get("resourcePath", "")

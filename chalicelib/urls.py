@@ -38,7 +38,9 @@ CODE_ATTEMPTS = 8
 
 _CREATE = f"""
 WITH owner AS (
-    SELECT id FROM users WHERE id = %(user_id)s AND deleted_at IS NULL
+    -- FOR SHARE waits for a concurrent delete of the owner and then skips
+    -- the row, so no link is created for an owner whose links were deleted.
+    SELECT id FROM users WHERE id = %(user_id)s AND deleted_at IS NULL FOR SHARE
 ), link AS (
     INSERT INTO urls (user_id, short_code, original_url, title)
     SELECT id, %(code)s, %(url)s, %(title)s FROM owner

@@ -147,8 +147,9 @@ def update_user(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
 def delete_user(user_id: int) -> list[dict[str, Any]]:
     """Soft-delete a user and their links; return the links deleted.
 
-    Each link gets a ``deleted`` event with reason ``user_deleted``; the
-    user's earlier events stay.
+    Each link gets a ``deleted`` event with reason ``user_requested`` and
+    ``"user_deleted": true``, which tells it from a deletion of the link
+    alone. The user's earlier events stay.
     """
 
     def work(cur: db.Cursor) -> list[tuple]:
@@ -167,7 +168,8 @@ def delete_user(user_id: int) -> list[dict[str, Any]]:
             " logged AS ("
             " INSERT INTO events (url_id, user_id, event_type, details)"
             " SELECT id, user_id, 'deleted', jsonb_build_object("
-            "  'reason', 'user_deleted', 'short_code', short_code) FROM gone)"
+            "  'reason', 'user_requested', 'user_deleted', true,"
+            "  'short_code', short_code) FROM gone)"
             " SELECT id, short_code FROM gone ORDER BY id",
             (user_id,),
         )

@@ -8,6 +8,7 @@ missing. Unknown fields are ignored.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,6 +41,25 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # 1e999 decodes to infinity, which PostgreSQL's jsonb cannot store.
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def decimal_digits(text: str, max_digits: int = 19) -> int | None:
+    """Parse an unsigned decimal of at most max_digits digits, else None.
+
+    The length check comes first because int() rejects strings of more than
+    4300 digits with an error of its own.
+    """
+    if text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None
+
+
 def parse_json_object(raw: bytes | str | None, max_bytes: int) -> dict[str, Any]:
     """Decode a request body that must be a JSON object."""
     if raw is None or len(raw) == 0:
@@ -51,7 +71,9 @@ def parse_json_object(raw: bytes | str | None, max_bytes: int) -> dict[str, Any]
             f"request body is {len(raw)} bytes, the limit is {max_bytes} bytes"
         )
     try:
-        value = json.loads(raw, parse_constant=_reject_constant)
+        value = json.loads(
+            raw, parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidInput(
             f"request body is not valid JSON: {exc}", code="invalid_json"
@@ -215,10 +237,9 @@ def http_url(field: str, value: str) -> str:
 
 def path_id(raw: str, what: str) -> int:
     """Parse an id from the path; anything but a positive bigint is not found."""
-    if raw.isascii() and raw.isdigit():
-        value = int(raw)
-        if 1 <= value <= MAX_ID:
-            return value
+    value = decimal_digits(raw)
+    if value is not None and 1 <= value <= MAX_ID:
+        return value
     raise NotFound(f"{what} {raw!r} not found", code=f"{what}_not_found")
 
 
@@ -228,8 +249,9 @@ def query_id(params: dict[str, str], name: str) -> int | None:
     if raw is None:
         return None
     text = raw.strip()
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID:
-        return int(text)
+    value = decimal_digits(text)
+    if value is not None and 1 <= value <= MAX_ID:
+        return value
     raise InvalidInput(
         f"query parameter {name} must be a positive integer, got {raw!r}",
         code="invalid_query",
@@ -289,8 +311,9 @@ def _query_int(params: dict[str, str], name: str, low: int, high: int) -> int | 
     if raw is None:
         return None
     text = raw.strip()
-    if text.isascii() and text.isdigit() and low <= int(text) <= high:
-        return int(text)
+    value = decimal_digits(text)
+    if value is not None and low <= value <= high:
+        return value
     raise InvalidInput(
         f"query parameter {name} must be an integer from {low} to {high}, got {raw!r}",
         code="invalid_query",

@@ -176,9 +176,19 @@ def main(argv: list[str] | None = None) -> int:
     app_obj, config = load_app(args.stage)
     prepare_database(None if args.no_seeds else args.seeds)
     prepare_link_index()
-    server = LocalDevServer(
-        app_obj, config, args.host, args.port, handler_cls=DevRequestHandler
-    )
+    try:
+        server = LocalDevServer(
+            app_obj, config, args.host, args.port, handler_cls=DevRequestHandler
+        )
+    except OSError as exc:
+        logger.error(
+            "cannot listen on %s:%d: %s; choose another port with --port "
+            "(make run PORT=...)",
+            args.host,
+            args.port,
+            exc.strerror or exc,
+        )
+        return 1
     logger.info("serving on http://%s:%d", args.host, server.server.server_port)
     sys.stdout.flush()
     try:
