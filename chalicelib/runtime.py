@@ -5,13 +5,12 @@ In Lambda each figure describes one container, not the whole service.
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import time
 from collections import Counter
 from typing import Any
-
-import psutil
 
 from chalicelib import db
 from chalicelib.errors import ServiceUnavailable
@@ -44,28 +43,41 @@ class RequestCounter:
 
 
 REQUESTS = RequestCounter()
-_PROCESS = psutil.Process(os.getpid())
+
+
+# psutil loads on the first /metrics request, so a cold start that serves
+# only redirects does not pay for its import.
+@functools.cache
+def _process():
+    import psutil
+
+    return psutil.Process(os.getpid())
 
 
 def _process_figures() -> dict[str, Any]:
-    with _PROCESS.oneshot():
-        memory = _PROCESS.memory_info()
+    import psutil
+
+    process = _process()
+    with process.oneshot():
+        memory = process.memory_info()
         try:
-            open_files = len(_PROCESS.open_files())
+            open_files = len(process.open_files())
         except psutil.Error:
             open_files = None
         return {
-            "pid": _PROCESS.pid,
-            "cpu_percent": _PROCESS.cpu_percent(interval=None),
+            "pid": process.pid,
+            "cpu_percent": process.cpu_percent(interval=None),
             "rss_bytes": memory.rss,
             "vms_bytes": memory.vms,
-            "threads": _PROCESS.num_threads(),
+            "threads": process.num_threads(),
             "open_files": open_files,
             "uptime_seconds": round(time.time() - _STARTED, 3),
         }
 
 
 def _system_figures() -> dict[str, Any]:
+    import psutil
+
     memory = psutil.virtual_memory()
     disk = psutil.disk_usage("/")
     return {
