@@ -96,3 +96,11 @@ migrate:
 		--query FunctionError --output text $(OUT)/migrate-$(STAGE).json) && \
 	cat $(OUT)/migrate-$(STAGE).json && echo && \
 	test "$$error" = "None"
+
+
+# Benchmarks; docs/benchmarks.md lists what each one measures.
+.PHONY: bench
+
+## bench: run every benchmark (under 10 minutes) and rewrite docs/benchmarks.md
+bench: $(STAMP)
+	$(PY) -m bench.run
