@@ -32,6 +32,7 @@ from chalice.local import (
     LocalDevServer,
     LocalGateway,
     LocalGatewayException,
+    ThreadedHTTPServer,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -93,6 +94,17 @@ class DevRequestHandler(ChaliceRequestHandler):
 
     def log_message(self, format: str, *args) -> None:
         logger.debug("%s " + format, self.address_string(), *args)
+
+
+class DevHTTPServer(ThreadedHTTPServer):
+    """ThreadedHTTPServer with a listen backlog for hundreds of clients.
+
+    socketserver's default backlog of 5 drops connection attempts under a
+    burst, and each dropped SYN costs the client a retransmit of a second or
+    more.
+    """
+
+    request_queue_size = 1024
 
 
 def load_app(stage: str):
@@ -178,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     prepare_link_index()
     try:
         server = LocalDevServer(
-            app_obj, config, args.host, args.port, handler_cls=DevRequestHandler
+            app_obj,
+            config,
+            args.host,
+            args.port,
+            handler_cls=DevRequestHandler,
+            server_cls=DevHTTPServer,
         )
     except OSError as exc:
         logger.error(

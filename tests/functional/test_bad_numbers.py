@@ -53,7 +53,7 @@ def test_infinite_details_number_returns_400(client, database, literal):
     )
     body = json.loads(response.body)
     assert response.status_code == 400
-    assert body["code"] == "invalid_json"
+    assert body["field"] == "details"
 
 
 def test_user_delete_event_marks_cascade(client):

@@ -334,3 +334,55 @@ def test_unknown_query_params_are_ignored(client, path):
 
     assert extra.status_code == 200
     assert extra.json_body == plain.json_body
+
+
+def _insert_mixed_events(database):
+    """Insert 7 created events, then clicks and created events interleaved."""
+    user = database.run(
+        lambda cur: (
+            cur.execute(
+                "INSERT INTO users (username, email) VALUES ('e', 'e@x.io') "
+                "RETURNING id"
+            ),
+            cur.fetchone()[0],
+        )[1]
+    )
+    database.run(
+        lambda cur: cur.execute(
+            "INSERT INTO urls (user_id, short_code, original_url) "
+            "VALUES (%s, 'evtype', 'https://a.io')",
+            (user,),
+        )
+    )
+    types = ["created"] * 7 + ["click", "created"] * 6
+    database.run(
+        lambda cur: cur.execute(
+            "INSERT INTO events (url_id, user_id, event_type) "
+            "SELECT 1, %s, t FROM unnest(%s::text[]) WITH ORDINALITY AS x(t, n) "
+            "ORDER BY n",
+            (user, types),
+        )
+    )
+    return [n + 1 for n, kind in enumerate(types) if kind == "click"]
+
+
+def test_event_type_pages_by_cursor(client, database):
+    click_ids = _insert_mixed_events(database)
+
+    seen = []
+    target = "/events?event_type=click&per_page=4"
+    while target:
+        response = client.http.get(target)
+        seen += ids(response)
+        target = links_of(response).get("next")
+
+    assert seen == click_ids
+
+
+def test_event_type_pages_by_number(client, database):
+    click_ids = _insert_mixed_events(database)
+
+    second = client.http.get("/events?event_type=click&per_page=4&page=2")
+
+    assert ids(second) == click_ids[4:]
+    assert all(item["event_type"] == "click" for item in second.json_body)
