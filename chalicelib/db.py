@@ -1,6 +1,6 @@
 """PostgreSQL access: lazily opened connections reused across requests.
 
-A Lambda container serves one request at a time, so its pool holds one
+A Lambda container serves one request at a time, so its pool keeps one
 connection (``DB_POOL_SIZE=1``). The threaded dev server raises the size so
 concurrent requests do not share a transaction.
 """

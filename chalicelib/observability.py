@@ -32,7 +32,7 @@ _SANE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 logger = Logger(service=SERVICE, serialize_stacktrace=False)
 # NOTE: Powertools keeps the metric set in class-level state, so concurrent
 # requests in the threaded dev server share one set. Lambda serves one
-# request per container at a time, where each flush holds one request.
+# request per container at a time, so there each flush covers one request.
 metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
 metrics.set_default_dimensions(stage=STAGE)
 
@@ -129,6 +129,7 @@ def observe(request: Request, get_response: Callable[[Request], Response]) -> Re
     started = time.perf_counter()
     cold_start, _cold_start = _cold_start, False
     rid = request_id(request)
+
     ids: dict[str, int] = {}
     token = _ids.set(ids)
     try:
@@ -136,9 +137,11 @@ def observe(request: Request, get_response: Callable[[Request], Response]) -> Re
     finally:
         _ids.reset(token)
     duration_ms = round((time.perf_counter() - started) * 1000, 3)
+
     route = request.context.get("resourcePath", "unknown")
     ids = {**_path_ids(request, response), **ids}
     response.headers[REQUEST_ID_HEADER] = rid
+
     lambda_context = getattr(request, "lambda_context", None)
     logger.info(
         "request",
@@ -154,6 +157,7 @@ def observe(request: Request, get_response: Callable[[Request], Response]) -> Re
             **{key: value for key, value in ids.items() if value is not None},
         },
     )
+
     if metrics_enabled():
         record_metrics(route, request.method, response.status_code, duration_ms)
         metrics.flush_metrics()

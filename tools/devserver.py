@@ -8,7 +8,7 @@ Compared with stock ``chalice local`` it
 - disables Nagle's algorithm on every connection, because the stock server
   writes headers and body separately and a keep-alive client then waits for
   a delayed ACK (about 40 ms) on every response with a body;
-- answers unknown routes with a 404 JSON error, as the deployed API does,
+- returns a 404 JSON error for unknown routes, as the deployed API does,
   instead of API Gateway's 403 "Missing Authentication Token";
 - sends no body in answer to HEAD.
 """
