@@ -137,7 +137,7 @@ def _connect(url: str):
 
 
 def dataset_is_built(url: str, dataset: ListDataset) -> bool:
-    """Tell whether the database at url already holds exactly this data set."""
+    """Tell whether the database at url already contains exactly this data set."""
     conn = _connect(url)
     try:
         with conn.cursor() as cur:
@@ -157,7 +157,7 @@ def build_dataset(url: str, dataset: ListDataset) -> float:
     Keys, indexes and foreign keys are dropped during the insert and rebuilt
     afterwards, because two sessions inserting into one primary key index
     contend for its pages, which more than doubles the insert time. The
-    tables are then vacuumed and analysed so the planner sees the real sizes.
+    tables are then vacuumed and analysed so the planner uses the real sizes.
     """
     started = time.perf_counter()
     conn = _connect(url)

@@ -53,8 +53,8 @@ def _snake_case(name: str) -> str:
 def reshape_framework_error(request: Request | None, response: Response) -> Response:
     """Rewrite Chalice's own ``{"Code", "Message"}`` errors into the API's shape.
 
-    Chalice answers 405 and 415 and unhandled exceptions itself; clients of
-    this API expect ``{"error", "code"}`` everywhere.
+    Chalice builds the 405, 415 and unhandled-exception 500 responses itself,
+    and clients of this API expect ``{"error", "code"}`` everywhere.
     """
     body = response.body
     if response.status_code < 400 or not isinstance(body, dict) or "Code" not in body:

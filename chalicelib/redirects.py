@@ -34,7 +34,8 @@ def not_found(code: str) -> NotFound:
 
 
 def _header_text(value: str) -> str:
-    # jsonb cannot store NUL, and a click must never fail on a header's bytes.
+    # jsonb cannot store NUL or lone surrogates, so NUL is removed and a
+    # surrogate becomes "?", and no header value can make the click insert fail.
     value = value[:MAX_HEADER_CHARS].replace("\x00", "")
     return value.encode("utf-8", "replace").decode("utf-8")
 

@@ -148,7 +148,7 @@ def delete_user(user_id: int) -> list[dict[str, Any]]:
     """Soft-delete a user and their links; return the links deleted.
 
     Each link gets a ``deleted`` event with reason ``user_requested`` and
-    ``"user_deleted": true``, which tells it from a deletion of the link
+    ``"user_deleted": true``, which distinguishes it from a deletion of the link
     alone. The user's earlier events stay.
     """
 

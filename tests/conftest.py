@@ -1,7 +1,7 @@
 """Shared fixtures: a real PostgreSQL for every tier that needs one.
 
 With DATABASE_URL set, the tests use that server and empty its tables before
-each test that asks for a database, so point it at a throwaway database.
+each test that uses the database fixture, so point it at a throwaway database.
 Otherwise they start the embedded PostgreSQL from pgserver in a temporary
 directory, once per session.
 """

@@ -10,7 +10,7 @@ Compared with stock ``chalice local`` it
   a delayed ACK (about 40 ms) on every response with a body;
 - returns a 404 JSON error for unknown routes, as the deployed API does,
   instead of API Gateway's 403 "Missing Authentication Token";
-- sends no body in answer to HEAD.
+- sends no body in a response to HEAD.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ CASES_PATH = Path(
 
 # The cases file is a sample with gaps in its seq numbers. urls_list_by_user
 # expects three links for {user_id}, but the sample creates only two before
-# it, so this stands in for a third create when seq 44 is absent.
+# it, so this case adds a third create when seq 44 is absent.
 STAND_INS = [
     {
         "name": "urls_create_third_stand_in",

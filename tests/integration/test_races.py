@@ -27,7 +27,7 @@ def _live_links(database, user_id: int) -> int:
     return database.run(work)
 
 
-def test_user_delete_racing_link_creates_leaves_no_live_link(database):
+def test_user_delete_during_link_creates(database):
     for round_number in range(5):
         email = f"race{round_number}@example.com"
         owner = users.create_user({"username": "racer", "email": email})
